@@ -3,6 +3,7 @@
 
 use std::ffi::OsString;
 
+use clap::error::ErrorKind;
 use clap::{Parser, ValueEnum};
 
 /// Keep pytest-testmon's data in S3 (or a local directory), per environment and git commit.
@@ -69,9 +70,39 @@ pub enum Addressing {
 }
 
 impl Cli {
-    /// Parse arguments; clap prints usage errors itself and exits with status 2.
-    pub fn parse_from_os(args: impl IntoIterator<Item = OsString>) -> Self {
-        Cli::parse_from(args)
+    /// Parse arguments. Help and version print as usual; a usage error becomes one line
+    /// (`Err`), which the caller reports with exit status 2.
+    pub fn parse_from_os(
+        args: impl IntoIterator<Item = OsString>,
+    ) -> Result<Self, crate::error::Error> {
+        match Cli::try_parse_from(args) {
+            Ok(cli) => Ok(cli),
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+                ) =>
+            {
+                err.exit()
+            }
+            Err(err) => {
+                let text = err.to_string();
+                let lines: Vec<&str> = text
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| {
+                        !l.is_empty()
+                            && !l.starts_with("Usage:")
+                            && !l.starts_with("For more information")
+                    })
+                    .collect();
+                let message = lines.join(" ");
+                let message = message.strip_prefix("error: ").unwrap_or(&message);
+                Err(crate::error::Error::usage(format!(
+                    "{message} (see `tmnet --help`)"
+                )))
+            }
+        }
     }
 }
 

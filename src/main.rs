@@ -3,8 +3,9 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = tmnet::cli::Cli::parse_from_os(std::env::args_os());
-    match tmnet::run(&cli, &|name| std::env::var(name).ok()) {
+    let result = tmnet::cli::Cli::parse_from_os(std::env::args_os())
+        .and_then(|cli| tmnet::run(&cli, &|name| std::env::var(name).ok()));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("tmnet: error: {err}");

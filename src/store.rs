@@ -74,6 +74,15 @@ pub struct S3Store {
     endpoint: Option<String>,
     /// Redacted from every message, in case a server echoes it.
     secret: Option<String>,
+    /// Where the bucket, endpoint and credentials came from, for error hints.
+    origins: Origins,
+}
+
+#[derive(Clone)]
+struct Origins {
+    bucket: String,
+    endpoint: String,
+    credentials: String,
 }
 
 pub struct LocalStore {
@@ -347,13 +356,28 @@ impl S3Store {
     }
 
     fn error(&self, action: &str, key: &str, err: object_store::Error) -> Error {
-        s3_error(&self.describe_key(key), action, err, self.secret.as_deref())
+        let err = s3_error(&self.describe_key(key), action, err, self.secret.as_deref());
+        let message = err.message();
+        let origin = if message.contains("check the bucket name") {
+            Some(&self.origins.bucket)
+        } else if message.contains("check the endpoint") {
+            Some(&self.origins.endpoint)
+        } else if message.contains("check the access key id") {
+            Some(&self.origins.credentials)
+        } else {
+            None
+        };
+        match origin {
+            Some(origin) => Error::failure(format!("{message}; it came from {origin}")),
+            None => err,
+        }
     }
 }
 
 fn redact(message: &str, secret: Option<&str>) -> String {
     match secret {
-        Some(secret) if !secret.is_empty() => message.replace(secret, "<redacted>"),
+        // Very short strings would match everywhere; no real secret is that short.
+        Some(secret) if secret.len() >= 6 => message.replace(secret, "<redacted>"),
         _ => message.to_string(),
     }
 }
@@ -361,9 +385,78 @@ fn redact(message: &str, secret: Option<&str>) -> String {
 fn s3_error(what: &str, action: &str, err: object_store::Error, secret: Option<&str>) -> Error {
     let detail = match &err {
         object_store::Error::NotFound { .. } => "it does not exist".to_string(),
-        _ => redact(&error_chain(&err), secret),
+        _ => summarize(&redact(&error_chain(&err), secret)),
     };
     Error::failure(format!("cannot {action} {what}: {detail}"))
+}
+
+/// The useful part of an S3 client error: the server's error code and message, or the
+/// connection failure, instead of the whole request dump.
+fn summarize(chain: &str) -> String {
+    let tag = |name: &str| {
+        let open = format!("<{name}>");
+        let start = chain.find(&open)? + open.len();
+        let end = chain[start..].find(&format!("</{name}>"))? + start;
+        Some(chain[start..end].to_string())
+    };
+    let retries = chain
+        .find("after ")
+        .and_then(|i| chain[i..].split(',').next())
+        .unwrap_or("")
+        .trim();
+    if let Some(code) = tag("Code") {
+        let message = tag("Message").unwrap_or_default();
+        let hint = match code.as_str() {
+            "NoSuchBucket" => " (check the bucket name)",
+            "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "AccessDenied" | "Forbidden" => {
+                " (check the access key id, the secret key and the region)"
+            }
+            _ => "",
+        };
+        return format!("the server answered {code}: {message}{hint}");
+    }
+    for (needle, say) in [
+        ("Connection refused", "connection refused"),
+        ("dns error", "the endpoint's host name does not resolve"),
+        ("timed out", "the connection timed out"),
+        ("tcp connect error", "cannot connect"),
+        (
+            "invalid peer certificate",
+            "the endpoint's TLS certificate is not trusted",
+        ),
+    ] {
+        if chain.contains(needle) {
+            let url = chain
+                .split_whitespace()
+                .find(|w| w.starts_with("http://") || w.starts_with("https://"));
+            let at = url
+                .map(|u| format!(" at {}", endpoint_of(u)))
+                .unwrap_or_default();
+            let tries = if retries.is_empty() {
+                String::new()
+            } else {
+                format!(" ({retries})")
+            };
+            return format!("{say}{at}{tries}: check the endpoint and that the server is up");
+        }
+    }
+    if let Some(status) = chain.find("Server returned non-2xx status code: ") {
+        let rest = &chain[status + 37..];
+        return format!(
+            "the server answered {}",
+            rest.split(':').next().unwrap_or(rest).trim()
+        );
+    }
+    chain.to_string()
+}
+
+/// `scheme://host[:port]` of a request URL.
+fn endpoint_of(url: &str) -> &str {
+    let after_scheme = url.find("://").map(|i| i + 3).unwrap_or(0);
+    match url[after_scheme..].find('/') {
+        Some(slash) => &url[..after_scheme + slash],
+        None => url,
+    }
 }
 
 /// The error and its sources on one line (object_store hides the HTTP cause in `source`).
@@ -460,7 +553,22 @@ fn open_s3(s3: &S3Config, var: &dyn Fn(&str) -> Option<String>) -> Result<S3Stor
                 error_chain(&err)
             ))
         })?;
+    let origins = Origins {
+        bucket: s3.bucket.origin.to_string(),
+        endpoint: s3
+            .endpoint
+            .as_ref()
+            .map_or("the AWS default endpoint".to_string(), |e| {
+                e.origin.to_string()
+            }),
+        credentials: match (&s3.access_id, &s3.secret) {
+            (Some(id), Some(secret)) => format!("{} and {}", id.origin, secret.origin),
+            _ => "the AWS credential chain (AWS_* variables, profile, web identity, instance role)"
+                .to_string(),
+        },
+    };
     Ok(S3Store {
+        origins,
         inner: Arc::new(inner),
         bucket,
         endpoint: s3.endpoint.as_ref().map(|e| e.value.clone()),
@@ -602,6 +710,25 @@ mod tests {
             store.get_small("e/_tmnet.json", 2).await.is_err(),
             "size limit applies"
         );
+    }
+
+    #[test]
+    fn client_errors_are_summarized() {
+        let refused = "Generic S3 error: Error performing GET http://127.0.0.1:9/b/k in 5ms, after 4 retries, max_retries: 4 - HTTP error: error sending request: client error (Connect): tcp connect error: Connection refused (os error 111)";
+        assert_eq!(
+            summarize(refused),
+            "connection refused at http://127.0.0.1:9 (after 4 retries): check the endpoint and that the server is up"
+        );
+        let denied = "Error performing GET http://h/b - Server returned non-2xx status code: 403 Forbidden: <Error><Code>AccessDenied</Code><Message>Denied</Message></Error>";
+        assert!(
+            summarize(denied)
+                .starts_with("the server answered AccessDenied: Denied (check the access key id")
+        );
+        assert_eq!(
+            redact("a secret-value here", Some("secret-value")),
+            "a <redacted> here"
+        );
+        assert_eq!(redact("retry", Some("y")), "retry");
     }
 
     #[tokio::test]
