@@ -308,11 +308,11 @@ impl Store {
                     }
                 }
                 writer.shutdown().await.map_err(|err| {
-                    Error::failure(format!(
-                        "cannot write {}: {}",
-                        s.describe_key(key),
-                        s.redact(&err.to_string())
-                    ))
+                    let detail = summarize(&s.redact(&error_chain(&err)));
+                    s.explain(Error::failure(format!(
+                        "cannot write {}: {detail}",
+                        s.describe_key(key)
+                    )))
                 })
             }
             Store::Local(l) => {
@@ -356,7 +356,16 @@ impl S3Store {
     }
 
     fn error(&self, action: &str, key: &str, err: object_store::Error) -> Error {
-        let err = s3_error(&self.describe_key(key), action, err, self.secret.as_deref());
+        self.explain(s3_error(
+            &self.describe_key(key),
+            action,
+            err,
+            self.secret.as_deref(),
+        ))
+    }
+
+    /// Add where the setting behind a failure came from.
+    fn explain(&self, err: Error) -> Error {
         let message = err.message();
         let origin = if message.contains("check the bucket name") {
             Some(&self.origins.bucket)
