@@ -103,7 +103,7 @@ pub struct S3Config {
 pub enum StoreConfig {
     /// A directory on a local or shared disk: the embedded default.
     Local(Sourced<PathBuf>),
-    S3(S3Config),
+    S3(Box<S3Config>),
 }
 
 /// Everything a restore or upload needs to know, resolved.
@@ -420,14 +420,14 @@ pub fn resolve(
         } else {
             Addressing::Virtual
         });
-        Ok(StoreConfig::S3(S3Config {
+        Ok(StoreConfig::S3(Box::new(S3Config {
             bucket,
             region: region.clone(),
             endpoint: endpoint.clone(),
             access_id: access_id.clone(),
             secret: secret.clone(),
             addressing,
-        }))
+        })))
     };
 
     let store = match store_url {

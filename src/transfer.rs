@@ -193,14 +193,15 @@ pub async fn download_file(
         return Err(err);
     }
     let digest = decoded?;
-    if let Some(Expect { file }) = expect {
-        if received != file.stored_size || digest.size != file.size || digest.sha256 != file.sha256
-        {
-            return Err(Error::failure(format!(
-                "object {key} does not match its upload record (expected {} bytes with sha256 {}, got {} bytes with sha256 {}): refusing it, the local file is unchanged",
-                file.size, file.sha256, digest.size, digest.sha256
-            )));
-        }
+    if let Some(Expect { file }) = expect
+        && (received != file.stored_size
+            || digest.size != file.size
+            || digest.sha256 != file.sha256)
+    {
+        return Err(Error::failure(format!(
+            "object {key} does not match its upload record (expected {} bytes with sha256 {}, got {} bytes with sha256 {}): refusing it, the local file is unchanged",
+            file.size, file.sha256, digest.size, digest.sha256
+        )));
     }
     Ok(digest)
 }

@@ -99,11 +99,14 @@ fn wait_for_port(port: u16, what: &str, log: &Path) {
 
 /// Start `program args…` in the background, killed when this test process exits.
 fn spawn_guarded(program: &Path, args: &[String], log: &Path) {
+    // The outer shell returns at once; the watchdog subshell lives on beside the server.
     let script = r#"prog="$1"; log="$2"; parent="$3"; shift 3
+(
 "$prog" "$@" >"$log" 2>&1 &
 child=$!
 while kill -0 "$parent" 2>/dev/null && kill -0 "$child" 2>/dev/null; do sleep 0.5; done
-kill "$child" 2>/dev/null"#;
+kill "$child" 2>/dev/null
+) &"#;
     Command::new("sh")
         .arg("-c")
         .arg(script)
@@ -115,7 +118,7 @@ kill "$child" 2>/dev/null"#;
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .spawn()
+        .status()
         .unwrap();
 }
 
