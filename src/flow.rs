@@ -50,13 +50,9 @@ pub async fn list_manifests(ctx: &Context) -> Result<Vec<(String, String)>> {
         .collect())
 }
 
-pub struct Loaded {
-    pub catalog: Catalog,
-}
-
 /// Index and manifest listing, fetched concurrently and merged. An unreadable index is reported
 /// and skipped: the manifests still say what can be restored.
-pub async fn load_catalog(ctx: &Context) -> Result<Loaded> {
+pub async fn load_catalog(ctx: &Context) -> Result<Catalog> {
     let (stored, manifests) = tokio::join!(read_index(ctx), list_manifests(ctx));
     let key = index::index_key(&ctx.settings.env);
     let mut catalog = match stored? {
@@ -80,7 +76,7 @@ pub async fn load_catalog(ctx: &Context) -> Result<Loaded> {
     for (commit, id) in manifests? {
         catalog.add_manifest(commit, id);
     }
-    Ok(Loaded { catalog })
+    Ok(catalog)
 }
 
 /// `4.7 MB`-style sizes for messages.

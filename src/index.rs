@@ -106,13 +106,12 @@ pub fn index_key(env: &str) -> String {
 
 /// Object of an upload's file: `<env>/<commit>_<id>_<name>[.zst]`, unique per upload.
 pub fn object_key(env: &str, upload: &Upload, file: &StoredFile) -> String {
-    format!(
-        "{env}/{}_{}_{}{}",
-        upload.commit,
-        upload.id,
-        file.name,
-        file.encoding.suffix()
-    )
+    data_key(env, &upload.commit, &upload.id, &file.name, file.encoding)
+}
+
+/// The same key, from its parts (before the upload record exists).
+pub fn data_key(env: &str, commit: &str, id: &str, name: &str, encoding: Encoding) -> String {
+    format!("{env}/{commit}_{id}_{name}{}", encoding.suffix())
 }
 
 /// Object of a file in the original layout: `<env>/<sha>_<name>`.

@@ -27,7 +27,7 @@ pub enum Restored {
 pub async fn restore(ctx: &Context) -> Result<Restored> {
     let env = &ctx.settings.env;
     let head = ctx.repo.head()?;
-    let catalog = load_catalog(ctx).await?.catalog;
+    let catalog = load_catalog(ctx).await?;
     let store = ctx.store.describe();
     if catalog.is_empty() {
         ctx.say(format!("no data stored for {env} in {store} yet: nothing to restore (run `tmnet {env} --upload` after pytest)"));

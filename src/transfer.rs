@@ -206,6 +206,8 @@ pub async fn download_file(
     Ok(digest)
 }
 
+/// Decode on this thread; hash and write on another, so the two overlap (each alone is about
+/// as fast as the network).
 fn decode(
     key: &str,
     encoding: Encoding,
@@ -213,56 +215,71 @@ fn decode(
     rx: &mut mpsc::Receiver<Bytes>,
     out: File,
 ) -> Result<Digest256> {
-    let mut sink = HashingWriter {
-        out: io::BufWriter::with_capacity(PIECE, out),
-        hasher: Sha256::new(),
+    let (tx, decoded) = std::sync::mpsc::sync_channel::<Vec<u8>>(IN_FLIGHT);
+    let writer = std::thread::spawn(move || write_and_hash(out, decoded));
+    let mut sink = Forwarder {
+        tx,
+        buffer: Vec::with_capacity(PIECE),
         size: 0,
         limit,
     };
-    let corrupt = |err: io::Error| {
-        if err.kind() == io::ErrorKind::StorageFull || err.raw_os_error().is_some() {
-            Error::failure(format!("cannot write the download of {key}: {err}"))
-        } else {
-            Error::failure(format!(
-                "object {key} is corrupt ({err}): refusing it, the local file is unchanged"
-            ))
-        }
-    };
-    match encoding {
-        Encoding::Zstd => {
-            let mut decoder = zstd::stream::write::Decoder::new(&mut sink).map_err(corrupt)?;
+    let decoding = match encoding {
+        Encoding::Zstd => zstd::stream::write::Decoder::new(&mut sink).and_then(|mut decoder| {
             while let Some(chunk) = rx.blocking_recv() {
-                decoder.write_all(&chunk).map_err(corrupt)?;
+                decoder.write_all(&chunk)?;
             }
-            decoder.flush().map_err(corrupt)?;
-        }
-        Encoding::Identity => {
+            decoder.flush()
+        }),
+        Encoding::Identity => (|| {
             while let Some(chunk) = rx.blocking_recv() {
-                sink.write_all(&chunk).map_err(corrupt)?;
+                sink.write_all(&chunk)?;
             }
-        }
+            Ok(())
+        })(),
     }
-    sink.out.flush().map_err(corrupt)?;
-    let file = sink
-        .out
-        .into_inner()
-        .map_err(|err| corrupt(err.into_error()))?;
-    file.sync_all().map_err(corrupt)?;
+    .and_then(|()| sink.flush());
+    drop(sink);
+    let written = writer
+        .join()
+        .map_err(|_| Error::failure("internal writer thread failed"))?;
+    // A write failure (disk full) stops decoding too: report the cause, not the symptom.
+    let digest = written
+        .map_err(|err| Error::failure(format!("cannot write the download of {key}: {err}")))?;
+    decoding.map_err(|err| {
+        Error::failure(format!(
+            "object {key} is corrupt ({err}): refusing it, the local file is unchanged"
+        ))
+    })?;
+    Ok(digest)
+}
+
+fn write_and_hash(
+    mut out: File,
+    chunks: std::sync::mpsc::Receiver<Vec<u8>>,
+) -> io::Result<Digest256> {
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    for chunk in chunks {
+        hasher.update(&chunk);
+        out.write_all(&chunk)?;
+        size += chunk.len() as u64;
+    }
+    out.sync_all()?;
     Ok(Digest256 {
-        size: sink.size,
-        sha256: hex(&sink.hasher.finalize()),
+        size,
+        sha256: hex(&hasher.finalize()),
     })
 }
 
-/// Hashes and counts what passes through, refusing more than `limit` bytes.
-struct HashingWriter {
-    out: io::BufWriter<File>,
-    hasher: Sha256,
+/// Collects decoded bytes into pieces for the writer thread, refusing more than `limit` bytes.
+struct Forwarder {
+    tx: std::sync::mpsc::SyncSender<Vec<u8>>,
+    buffer: Vec<u8>,
     size: u64,
     limit: u64,
 }
 
-impl Write for HashingWriter {
+impl Write for Forwarder {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         if self.size + data.len() as u64 > self.limit {
             return Err(io::Error::new(
@@ -270,13 +287,21 @@ impl Write for HashingWriter {
                 format!("more than the {} bytes recorded", self.limit),
             ));
         }
-        let n = self.out.write(data)?;
-        self.hasher.update(&data[..n]);
-        self.size += n as u64;
-        Ok(n)
+        self.buffer.extend_from_slice(data);
+        self.size += data.len() as u64;
+        if self.buffer.len() >= PIECE {
+            self.flush()?;
+        }
+        Ok(data.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let piece = std::mem::replace(&mut self.buffer, Vec::with_capacity(PIECE));
+        self.tx
+            .send(piece)
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the writer stopped"))
     }
 }

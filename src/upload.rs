@@ -81,14 +81,7 @@ pub async fn upload(ctx: &Context) -> Result<Uploaded> {
         tool: format!("tmnet {}", env!("CARGO_PKG_VERSION")),
         files: vec![],
     };
-    let placeholder = index::StoredFile {
-        name: name.clone(),
-        size: 0,
-        sha256: String::new(),
-        encoding: Encoding::Zstd,
-        stored_size: 0,
-    };
-    let object = index::object_key(env, &upload, &placeholder);
+    let object = index::data_key(env, &commit, &upload.id, &name, Encoding::Zstd);
     let stored =
         transfer::upload_file(&ctx.store, &object, snap.path(), &name, Encoding::Zstd).await?;
     upload.files.push(stored);
