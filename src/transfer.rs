@@ -67,11 +67,12 @@ pub async fn upload_file(
 fn encode(path: &Path, encoding: Encoding, tx: mpsc::Sender<Piece>) -> Result<(Digest256, u64)> {
     let file = File::open(path).map_err(|err| io_error("read", path, err))?;
     let mut reader = BufReader::with_capacity(PIECE, file);
-    let mut sink = ChannelWriter {
-        tx,
-        buffer: Vec::with_capacity(PIECE),
-        sent: 0,
-    };
+    let uploader = tx.clone();
+    let mut sink = PieceWriter::new(u64::MAX, move |piece| {
+        uploader
+            .blocking_send(Piece::Data(Bytes::from(piece)))
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the upload stopped"))
+    });
     let write_error =
         |err: io::Error| Error::failure(format!("cannot encode {}: {err}", path.display()));
     let digest = match encoding {
@@ -85,9 +86,9 @@ fn encode(path: &Path, encoding: Encoding, tx: mpsc::Sender<Piece>) -> Result<(D
         Encoding::Identity => pump(path, &mut reader, &mut sink)?,
     };
     sink.flush().map_err(write_error)?;
-    let stored = sink.sent;
-    sink.tx
-        .blocking_send(Piece::End)
+    let stored = sink.size;
+    drop(sink);
+    tx.blocking_send(Piece::End)
         .map_err(|_| Error::failure("upload stopped before the end of the file"))?;
     Ok((digest, stored))
 }
@@ -113,37 +114,6 @@ fn pump(path: &Path, reader: &mut impl Read, out: &mut impl Write) -> Result<Dig
         size,
         sha256: hex(&hasher.finalize()),
     })
-}
-
-/// Buffers writes into pieces and sends them to the uploader.
-struct ChannelWriter {
-    tx: mpsc::Sender<Piece>,
-    buffer: Vec<u8>,
-    sent: u64,
-}
-
-impl Write for ChannelWriter {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.buffer.extend_from_slice(data);
-        if self.buffer.len() >= PIECE {
-            self.flush()?;
-        }
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        if self.buffer.is_empty() {
-            return Ok(());
-        }
-        let piece = Bytes::from(std::mem::replace(
-            &mut self.buffer,
-            Vec::with_capacity(PIECE),
-        ));
-        self.sent += piece.len() as u64;
-        self.tx
-            .blocking_send(Piece::Data(piece))
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the upload stopped"))
-    }
 }
 
 /// What a download must match; None for original-layout objects, which carry no digest.
@@ -217,12 +187,10 @@ fn decode(
 ) -> Result<Digest256> {
     let (tx, decoded) = std::sync::mpsc::sync_channel::<Vec<u8>>(IN_FLIGHT);
     let writer = std::thread::spawn(move || write_and_hash(out, decoded));
-    let mut sink = Forwarder {
-        tx,
-        buffer: Vec::with_capacity(PIECE),
-        size: 0,
-        limit,
-    };
+    let mut sink = PieceWriter::new(limit, move |piece| {
+        tx.send(piece)
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the writer stopped"))
+    });
     let decoding = match encoding {
         Encoding::Zstd => zstd::stream::write::Decoder::new(&mut sink).and_then(|mut decoder| {
             while let Some(chunk) = rx.blocking_recv() {
@@ -271,15 +239,27 @@ fn write_and_hash(
     })
 }
 
-/// Collects decoded bytes into pieces for the writer thread, refusing more than `limit` bytes.
-struct Forwarder {
-    tx: std::sync::mpsc::SyncSender<Vec<u8>>,
+/// Buffers writes into pieces of [`PIECE`] bytes for another thread, refusing more than
+/// `limit` bytes in all (a download must not grow past its recorded size).
+struct PieceWriter<F: FnMut(Vec<u8>) -> io::Result<()>> {
+    send: F,
     buffer: Vec<u8>,
     size: u64,
     limit: u64,
 }
 
-impl Write for Forwarder {
+impl<F: FnMut(Vec<u8>) -> io::Result<()>> PieceWriter<F> {
+    fn new(limit: u64, send: F) -> Self {
+        PieceWriter {
+            send,
+            buffer: Vec::with_capacity(PIECE),
+            size: 0,
+            limit,
+        }
+    }
+}
+
+impl<F: FnMut(Vec<u8>) -> io::Result<()>> Write for PieceWriter<F> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         if self.size + data.len() as u64 > self.limit {
             return Err(io::Error::new(
@@ -300,8 +280,6 @@ impl Write for Forwarder {
             return Ok(());
         }
         let piece = std::mem::replace(&mut self.buffer, Vec::with_capacity(PIECE));
-        self.tx
-            .send(piece)
-            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the writer stopped"))
+        (self.send)(piece)
     }
 }

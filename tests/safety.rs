@@ -19,8 +19,19 @@ fn project_on(server: &'static Server) -> (Project, Bucket) {
     (project, bucket)
 }
 
-fn wait_all(children: Vec<(String, Child)>) {
-    for (name, child) in children {
+/// Start `tmnet env --upload` in every project at once, then require every one to succeed.
+fn upload_concurrently(projects: &[Project]) {
+    let children: Vec<Child> = projects
+        .iter()
+        .map(|p| {
+            p.tmnet(&["env", "--upload"])
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for (i, child) in children.into_iter().enumerate() {
+        let name = format!("uploader {i}");
         let output = child.wait_with_output().unwrap();
         assert!(
             output.status.success(),
@@ -77,20 +88,7 @@ fn concurrent_uploads_of_distinct_commits_all_restore(server: &'static Server) {
             clone
         })
         .collect();
-    let children = clones
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            (
-                format!("uploader {i}"),
-                c.tmnet(&["env", "--upload"])
-                    .stderr(std::process::Stdio::piped())
-                    .spawn()
-                    .unwrap(),
-            )
-        })
-        .collect();
-    wait_all(children);
+    upload_concurrently(&clones);
 
     for (i, clone) in clones.iter().enumerate() {
         fs::remove_file(clone.path_of(".testmondata")).unwrap();
@@ -134,20 +132,7 @@ fn concurrent_uploads_of_one_commit_stay_consistent(server: &'static Server) {
             clone
         })
         .collect();
-    let children = clones
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            (
-                format!("uploader {i}"),
-                c.tmnet(&["env", "--upload"])
-                    .stderr(std::process::Stdio::piped())
-                    .spawn()
-                    .unwrap(),
-            )
-        })
-        .collect();
-    wait_all(children);
+    upload_concurrently(&clones);
     assert_every_record_matches_its_object(&bucket, "env");
     let fresh = project.clone_fresh();
     fresh.tmnet_ok(&["env"]);
