@@ -21,8 +21,18 @@ pub fn tmnet_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_tmnet"))
 }
 
+/// A private copy of the real networkx testmon database (4,770 tests), so that SQLite never
+/// creates `-wal`/`-shm` files beside the checked-in original.
 pub fn networkx_db() -> PathBuf {
-    repo_root().join("tests/data/networkx.testmondata")
+    static COPY: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    COPY.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("networkx.testmondata");
+        fs::copy(repo_root().join("tests/data/networkx.testmondata"), &path).unwrap();
+        (dir, path)
+    })
+    .1
+    .clone()
 }
 
 /// Run a command, panic with its output if it fails, return stdout.
