@@ -28,14 +28,15 @@ fn sqlite_error(action: &str, path: &Path, err: rusqlite::Error) -> Error {
 }
 
 /// Copy the database at `source` (with whatever its WAL holds) into a new self-contained file in
-/// `dir`, in rollback-journal mode so that it is one file. The source is opened read-only.
+/// `dir`, in rollback-journal mode so that it is one file. The source is only read.
 pub fn take(source: &Path, dir: &Path) -> Result<tempfile::NamedTempFile> {
     check_header(source)?;
-    let src = Connection::open_with_flags(
-        source,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|err| sqlite_error("open", source, err))?;
+    // Read-write (never create) so that, as the last connection, SQLite cleans up the -wal and
+    // -shm files its open made: the user's directory is left as it was. Read-only as a fallback
+    // for read-only file systems.
+    let src = Connection::open_with_flags(source, OpenFlags::SQLITE_OPEN_READ_WRITE)
+        .or_else(|_| Connection::open_with_flags(source, OpenFlags::SQLITE_OPEN_READ_ONLY))
+        .map_err(|err| sqlite_error("open", source, err))?;
     src.busy_timeout(Duration::from_secs(30))
         .map_err(|err| sqlite_error("open", source, err))?;
     let temp = tempfile::Builder::new()

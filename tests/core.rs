@@ -29,6 +29,9 @@ fn upload_then_restore_in_a_fresh_clone_through_pytest_ini_only() {
         said.contains("uploaded linux-py311 data of commit"),
         "{said}"
     );
+    for side in [".testmondata-wal", ".testmondata-shm"] {
+        assert!(!project.path_of(side).exists(), "upload left {side} behind");
+    }
 
     let clone = project.clone_fresh();
     let before: Vec<_> = fs::read_dir(&clone.path)
