@@ -156,7 +156,7 @@ async fn update_index(
                 Ok(index) => (index, WriteMode::Update(stored.version)),
                 Err(why) => {
                     return Err(Error::failure(format!(
-                        "index {key} in {} is unreadable ({why}): refusing to overwrite it. Your data is stored and restorable; delete the index to let tmnet rebuild it",
+                        "index {key} in {} is unreadable ({why}): refusing to overwrite it. Your data is stored and restorable; delete the index and the next upload rebuilds it from the manifests",
                         ctx.store.describe()
                     )));
                 }
@@ -168,7 +168,9 @@ async fn update_index(
             index.insert_legacy(abbrev, name);
             changed |= before != index;
         }
-        if !conditional {
+        // Repair from the manifests where writers may have lost entries, and when there is no
+        // index at all (first upload, or one deleted after corruption): that rebuilds it.
+        if !conditional || matches!(mode, WriteMode::Create) {
             changed |= repair(ctx, &mut index).await? > 0;
         }
         if !changed && has_entry(&index, upload) {

@@ -317,3 +317,37 @@ fn bad_settings_and_stores_get_one_line_naming_their_origin() {
     fs::remove_file(broken.path_of("pytest.ini")).unwrap();
     fails(&broken, &["env"], 2, "pyproject.toml");
 }
+
+#[test]
+fn a_corrupt_index_is_skipped_on_restore_and_never_overwritten() {
+    let bucket = moto().bucket();
+    let project = project_with(&bucket.settings());
+    marker_db(&project.path_of(".testmondata"), "kept");
+    project.tmnet_ok(&["env", "--upload"]);
+    bucket.put("env/_tmnet.json", b"{ this is not json");
+
+    // Restore still finds the upload through its manifest.
+    let clone = project.clone_fresh();
+    let said = clone.tmnet_ok(&["env"]);
+    assert!(
+        said.contains("warning: ignoring index env/_tmnet.json"),
+        "{said}"
+    );
+    assert_eq!(marker_of(&clone.path_of(".testmondata")), "kept");
+
+    // Upload refuses to replace what it cannot read, and says how to recover.
+    let err = fails(&project, &["env", "--upload"], 1, "unreadable");
+    assert!(err.contains("delete the index"), "{err}");
+    assert_eq!(bucket.get("env/_tmnet.json"), b"{ this is not json");
+
+    // Deleted, it is rebuilt from the manifests by the next upload.
+    let first = project.head();
+    bucket.tool(&["rm", "env/_tmnet.json"]);
+    project.commit("next");
+    project.tmnet_ok(&["env", "--upload"]);
+    let index = bucket.index("env");
+    assert!(
+        index.contains_key(&first) && index.contains_key(&project.head()),
+        "{index:?}"
+    );
+}
