@@ -243,10 +243,17 @@ fn git_problems_get_clear_errors() {
 
     // Another user owns the repository: git refuses it, as in many CI containers.
     let foreign = project_with("");
-    run(std::process::Command::new("chown")
+    // Giving files away needs root (CI runs as root); elsewhere this one check is skipped.
+    let chowned = std::process::Command::new("chown")
         .args(["-R", "12345:12345"])
-        .arg(&foreign.path));
-    fails(&foreign, &args, 1, "safe.directory");
+        .arg(&foreign.path)
+        .output()
+        .unwrap();
+    if chowned.status.success() {
+        fails(&foreign, &args, 1, "safe.directory");
+    } else {
+        eprintln!("skipping the dubious-ownership check: chown needs root");
+    }
 
     // A shallow clone whose history stops before the only stored commit.
     let project = project_with("");
