@@ -11,7 +11,13 @@ use clap::{Parser, ValueEnum};
 /// Before `pytest --testmon`, `tmnet ENV` restores the newest data stored for any ancestor of HEAD.
 /// After it, `tmnet ENV --upload` stores this run's data under HEAD.
 #[derive(Debug, Clone, Parser, Default)]
-#[command(name = "tmnet", version, about, long_about = None)]
+#[command(
+    name = "tmnet",
+    version,
+    about,
+    long_about = None,
+    after_help = "Examples:\n  tmnet linux-py312            restore before `pytest --testmon`\n  tmnet linux-py312 --upload   store this run's data after it\n\nSettings go in the [pytest.tmnet] section of pytest.ini, tox.ini or setup.cfg, or [tool.tmnet] in pyproject.toml."
+)]
 pub struct Cli {
     /// Environment name the data belongs to, e.g. linux-py312 (letters, digits, `.`, `_`, `-`).
     #[arg(value_name = "ENV")]
