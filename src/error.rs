@@ -37,10 +37,6 @@ impl Error {
         }
     }
 
-    pub fn kind(&self) -> Kind {
-        self.kind
-    }
-
     pub fn message(&self) -> &str {
         &self.message
     }
@@ -50,14 +46,6 @@ impl Error {
         match self.kind {
             Kind::Usage => 2,
             Kind::Failure => 1,
-        }
-    }
-
-    /// Prefix the message with context, keeping the kind.
-    pub fn context(self, context: impl fmt::Display) -> Self {
-        Error {
-            kind: self.kind,
-            message: format!("{context}: {}", self.message),
         }
     }
 }

@@ -183,14 +183,6 @@ impl Index {
         bytes
     }
 
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
     /// The v2 upload recorded for `commit`, if any and valid.
     pub fn upload(&self, commit: &str) -> Option<Upload> {
         let upload: Upload = serde_json::from_value(self.entries.get(commit)?.clone()).ok()?;
