@@ -98,6 +98,14 @@ fn concurrent_uploads_of_distinct_commits_all_restore(server: &'static Server) {
     }
     assert_every_record_matches_its_object(&bucket, "env");
     let index = bucket.index("env");
+    let indexed = commits
+        .iter()
+        .filter(|sha| index.contains_key(*sha))
+        .count();
+    eprintln!(
+        "{}: {indexed} of 12 concurrent uploads in the index before any repair",
+        server.name
+    );
     if server.name == "moto" {
         // With preconditions honoured the index itself lost nothing.
         for sha in &commits {
