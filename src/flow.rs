@@ -79,6 +79,11 @@ pub async fn load_catalog(ctx: &Context) -> Result<Catalog> {
     Ok(catalog)
 }
 
+/// The first 10 digits of a SHA, for messages.
+pub fn short(sha: &str) -> &str {
+    &sha[..sha.len().min(10)]
+}
+
 /// `4.7 MB`-style sizes for messages.
 pub fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];

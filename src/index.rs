@@ -68,6 +68,17 @@ pub struct Upload {
 }
 
 impl Upload {
+    /// Parse and check the manifest stored under `<commit>_<id>.json`: it must be a valid record
+    /// of exactly that upload.
+    pub fn from_manifest(bytes: &[u8], commit: &str, id: &str) -> Result<Upload, String> {
+        let upload: Upload = serde_json::from_slice(bytes).map_err(|err| err.to_string())?;
+        upload.validate()?;
+        if upload.commit != commit || upload.id != id {
+            return Err("it describes another upload".into());
+        }
+        Ok(upload)
+    }
+
     /// Check everything that came from the bucket before any of it is used.
     pub fn validate(&self) -> Result<(), String> {
         if self.format != FORMAT {
@@ -203,15 +214,22 @@ impl Index {
     }
 
     /// Record a file in the original layout: `{"<abbrev>": ["<name>", ...]}`.
-    pub fn insert_legacy(&mut self, abbrev: &str, name: &str) {
+    /// Returns whether the index changed.
+    pub fn insert_legacy(&mut self, abbrev: &str, name: &str) -> bool {
         let value = self
             .entries
             .entry(abbrev.to_string())
             .or_insert_with(|| Value::Array(vec![]));
         match value {
-            Value::Array(names) if names.iter().any(|n| n.as_str() == Some(name)) => {}
-            Value::Array(names) => names.push(Value::String(name.to_string())),
-            other => *other = Value::Array(vec![Value::String(name.to_string())]),
+            Value::Array(names) if names.iter().any(|n| n.as_str() == Some(name)) => false,
+            Value::Array(names) => {
+                names.push(Value::String(name.to_string()));
+                true
+            }
+            other => {
+                *other = Value::Array(vec![Value::String(name.to_string())]);
+                true
+            }
         }
     }
 }
@@ -453,9 +471,13 @@ mod tests {
             Some((A.into(), "0190-ab".into()))
         );
         assert_eq!(parse_manifest_name("x_y.json"), None);
+        let body = serde_json::to_vec(&up).unwrap();
+        assert_eq!(Upload::from_manifest(&body, A, "0190-ab"), Ok(up.clone()));
+        assert!(Upload::from_manifest(&body, A, "0190-ac").is_err());
+        assert!(Upload::from_manifest(b"{}", A, "0190-ab").is_err());
         let mut index = Index::default();
-        index.insert_legacy("1234567", ".testmondata");
-        index.insert_legacy("1234567", ".testmondata");
+        assert!(index.insert_legacy("1234567", ".testmondata"));
+        assert!(!index.insert_legacy("1234567", ".testmondata"));
         assert_eq!(
             index.entries["1234567"],
             serde_json::json!([".testmondata"])

@@ -7,10 +7,10 @@
 use std::path::Path;
 
 use crate::error::{Error, Result, io_error};
-use crate::flow::{Context, human_size, load_catalog};
-use crate::index::{self, Choice, Encoding, Upload};
+use crate::flow::{Context, human_size, load_catalog, short};
+use crate::index::{self, Choice, Encoding, StoredFile, Upload};
 use crate::snapshot;
-use crate::transfer::{self, Expect};
+use crate::transfer;
 
 /// What a restore did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,14 +70,13 @@ pub async fn restore(ctx: &Context) -> Result<Restored> {
                 return Ok(Restored::Miss);
             };
             let object = index::legacy_object_key(env, &key, name);
-            let temp = download(ctx, &object, Encoding::Identity, None, target).await?;
+            let (temp, digest) = download(ctx, &object, Encoding::Identity, None, target).await?;
             // Original-layout objects carry no digest: at least insist on an intact database.
             snapshot::quick_check(temp.path()).map_err(|err| {
                 Error::failure(format!("object {object} is not a usable testmon database ({err}): the local file is unchanged"))
             })?;
-            let size = temp.as_file().metadata().map(|m| m.len()).unwrap_or(0);
             snapshot::install(temp, target)?;
-            size
+            digest.size
         }
     };
     let back = match distance {
@@ -105,40 +104,30 @@ async fn fetch_manifest(ctx: &Context, commit: &str, id: &str) -> Result<Upload>
             "manifest {key} disappeared while restoring: run tmnet again"
         )));
     };
-    let upload: Upload = serde_json::from_slice(&bytes).map_err(|err| {
-        Error::failure(format!(
-            "manifest {key} is not a valid upload record: {err}"
-        ))
-    })?;
-    upload.validate().map_err(|why| {
+    Upload::from_manifest(&bytes, commit, id).map_err(|why| {
         Error::failure(format!(
             "manifest {key} is not a valid upload record: {why}"
         ))
-    })?;
-    if upload.commit != commit || upload.id != id {
-        return Err(Error::failure(format!(
-            "manifest {key} describes another upload: refusing it"
-        )));
-    }
-    Ok(upload)
+    })
 }
 
 async fn restore_upload(ctx: &Context, upload: &Upload, target: &Path) -> Result<u64> {
     let file = &upload.files[0];
     let object = index::object_key(&ctx.settings.env, upload, file);
-    let temp = download(ctx, &object, file.encoding, Some(Expect { file }), target).await?;
+    let (temp, _) = download(ctx, &object, file.encoding, Some(file), target).await?;
     snapshot::install(temp, target)?;
     Ok(file.size)
 }
 
-/// Download into a temporary file beside `target`; it disappears unless installed.
+/// Download into a temporary file beside `target` (it disappears unless installed), verified
+/// against `expect` when the upload recorded a digest.
 async fn download(
     ctx: &Context,
     object: &str,
     encoding: Encoding,
-    expect: Option<Expect<'_>>,
+    expect: Option<&StoredFile>,
     target: &Path,
-) -> Result<tempfile::NamedTempFile> {
+) -> Result<(tempfile::NamedTempFile, transfer::Digest256)> {
     let dir = target.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|err| io_error("create", dir, err))?;
     let name = target
@@ -152,10 +141,6 @@ async fn download(
     let out = temp
         .reopen()
         .map_err(|err| io_error("open", temp.path(), err))?;
-    transfer::download_file(&ctx.store, object, encoding, expect, out).await?;
-    Ok(temp)
-}
-
-pub fn short(sha: &str) -> &str {
-    &sha[..sha.len().min(10)]
+    let digest = transfer::download_file(&ctx.store, object, encoding, expect, out).await?;
+    Ok((temp, digest))
 }

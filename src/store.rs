@@ -85,6 +85,7 @@ struct Origins {
     credentials: String,
 }
 
+#[derive(Clone)]
 pub struct LocalStore {
     root: PathBuf,
 }
@@ -181,7 +182,7 @@ impl Store {
                 }
             }
             Store::Local(l) => {
-                let l = l.clone_root();
+                let l = l.clone();
                 let key = key.to_string();
                 blocking(move || l.put_small(&key, &bytes, mode)).await
             }
@@ -586,12 +587,6 @@ fn open_s3(s3: &S3Config, var: &dyn Fn(&str) -> Option<String>) -> Result<S3Stor
 }
 
 impl LocalStore {
-    fn clone_root(&self) -> LocalStore {
-        LocalStore {
-            root: self.root.clone(),
-        }
-    }
-
     /// Map a key to a path under the root; keys with empty, `.` or `..` segments are refused.
     fn path(&self, key: &str) -> Result<PathBuf> {
         let mut path = self.root.clone();

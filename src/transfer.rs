@@ -116,25 +116,19 @@ fn pump(path: &Path, reader: &mut impl Read, out: &mut impl Write) -> Result<Dig
     })
 }
 
-/// What a download must match; None for original-layout objects, which carry no digest.
-pub struct Expect<'a> {
-    pub file: &'a StoredFile,
-}
-
-/// Download `key` into `out`, decoding and hashing; verifies against `expect` when given.
+/// Download `key` into `out`, decoding and hashing; verifies against `expect` when given
+/// (original-layout objects carry no digest).
 /// On any error the caller discards `out`.
 pub async fn download_file(
     store: &Store,
     key: &str,
     encoding: Encoding,
-    expect: Option<Expect<'_>>,
+    expect: Option<&StoredFile>,
     out: File,
 ) -> Result<Digest256> {
     let mut stream = store.download(key).await?;
-    let limit = expect
-        .as_ref()
-        .map(|e| e.file.size)
-        .unwrap_or(crate::index::MAX_FILE_BYTES);
+    // Stop a download as soon as it grows past its recorded size.
+    let limit = expect.map_or(crate::index::MAX_FILE_BYTES, |file| file.size);
     let (tx, mut rx) = mpsc::channel::<Bytes>(IN_FLIGHT);
     let key_owned = key.to_string();
     let consumer =
@@ -163,7 +157,7 @@ pub async fn download_file(
         return Err(err);
     }
     let digest = decoded?;
-    if let Some(Expect { file }) = expect
+    if let Some(file) = expect
         && (received != file.stored_size
             || digest.size != file.size
             || digest.sha256 != file.sha256)

@@ -18,9 +18,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 
 use crate::error::{Error, Result};
-use crate::flow::{Context, StoredIndex, human_size, list_manifests, read_index};
+use crate::flow::{Context, StoredIndex, human_size, list_manifests, read_index, short};
 use crate::index::{self, Encoding, Index, Upload};
-use crate::restore::short;
 use crate::snapshot;
 use crate::store::{Store, WriteMode, Written};
 use crate::transfer;
@@ -164,9 +163,7 @@ async fn update_index(
         };
         let mut changed = index.insert_upload(upload);
         if let Some((abbrev, name)) = legacy {
-            let before = index.clone();
-            index.insert_legacy(abbrev, name);
-            changed |= before != index;
+            changed |= index.insert_legacy(abbrev, name);
         }
         // Repair from the manifests where writers may have lost entries, and when there is no
         // index at all (first upload, or one deleted after corruption): that rebuilds it.
@@ -231,12 +228,7 @@ async fn repair(ctx: &Context, index: &mut Index) -> Result<usize> {
         let Some((bytes, _)) = ctx.store.get_small(&key, index::MAX_INDEX_BYTES).await? else {
             continue;
         };
-        let Ok(found) = serde_json::from_slice::<Upload>(&bytes) else {
-            continue;
-        };
-        if found.validate().is_ok()
-            && found.commit == commit
-            && found.id == id
+        if let Ok(found) = Upload::from_manifest(&bytes, &commit, &id)
             && index.insert_upload(&found)
         {
             repaired += 1;
